@@ -30,9 +30,9 @@ logger = logging.getLogger(__name__)
 REGULARIZERS = ("nonconvex", "ridge")
 SETTINGS = ("homogeneous", "heterogeneous")
 
-# Full passes over the data (full gradients, f and grad f at the records) use a CSR copy
-# of a matrix whose share of nonzeros is below this: w8a (3.9% nonzeros) then costs
-# about a tenth of a dense pass, phishing (44%) stays dense.
+# Full passes over the data (full gradients, and f and grad f at each record) use a CSR
+# copy of a matrix whose share of nonzeros is below this. A pass over w8a (3.9% nonzeros)
+# then costs about a tenth of a dense one, and phishing (44% nonzeros) stays dense.
 SPARSE_DENSITY = 0.25
 
 

@@ -307,3 +307,43 @@ def run_spec_to_store(spec: dict, path: str | Path, data_dir: str | Path = "data
     written = store.write_run(path, frame, config=resolved, wall_time_s=wall_time, seeds=resolved["seeds"])
     logger.info("wrote %d rows to %s in %.1f s", len(frame), path, wall_time)
     return Path(written)
+
+
+def run_batch_to_store(spec: dict, paths: dict[float, str | Path], data_dir: str | Path = "data",
+                       mirror: str | None = None) -> list[Path]:
+    """Simulate all multipliers of ``spec`` as one batch and write one file per multiplier.
+
+    Each file holds the seeds of one multiplier and records the specification with that
+    multiplier alone, exactly what :func:`run_spec_to_store` of that multiplier would
+    write: a batch gives bitwise the same trajectories as the runs made one by one.
+
+    Parameters
+    ----------
+    paths : dict
+        Output file of each multiplier of ``spec["multipliers"]``.
+
+    Raises
+    ------
+    ValueError
+        If ``paths`` does not name exactly the multipliers of ``spec``.
+    """
+    from byzsim import store
+
+    resolved = resolve_spec(spec)
+    multipliers = [float(m) for m in resolved["multipliers"]]
+    given = {float(m): Path(p) for m, p in paths.items()}
+    if sorted(given) != sorted(multipliers):
+        raise ValueError(f"output paths are given for multipliers {sorted(given)}, but the "
+                         f"specification lists {sorted(multipliers)}")
+    started = time.perf_counter()
+    frame = simulate(resolved, data_dir=data_dir, mirror=mirror)
+    # The wall time of the batch, shared equally: an estimate of each multiplier's share.
+    wall_time = (time.perf_counter() - started) / len(multipliers)
+    written = []
+    for multiplier in multipliers:
+        single = dict(resolved, multipliers=[multiplier])
+        rows = frame[frame["multiplier"] == multiplier].reset_index(drop=True)
+        written.append(Path(store.write_run(given[multiplier], rows, config=single,
+                                            wall_time_s=wall_time, seeds=resolved["seeds"])))
+    logger.info("wrote %d result files in %.1f s", len(written), wall_time * len(multipliers))
+    return written

@@ -157,3 +157,14 @@ def test_bits_count_sync_and_compressed_rounds():
     assert sync_rounds == int(sync_rounds)
     assert 5 < sync_rounds < 45
     assert trajectory.bits_down[-1] == 50 * 32 * problem.d
+
+
+@pytest.mark.parametrize("name", ["byz-vr-marina", "byz-vr-marina-2"])
+def test_full_gradient_differences_telescope(name):
+    # With full local gradients and no compression, g_i^t + grad f_i(x^{t+1}) - grad f_i(x^t)
+    # is grad f_i(x^{t+1}) in every round, synchronized or not: gradient descent again.
+    problem = synthetic_problem()
+    method = build_method(name, problem, p=0.3, batch_size=None)
+    [trajectory] = run(problem, method, [0.5], [4])
+    expected = gradient_descent(problem, 0.5, 40)
+    np.testing.assert_allclose(trajectory.columns()["grad_norm_sq"], expected, rtol=1e-9)

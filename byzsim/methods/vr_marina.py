@@ -23,7 +23,13 @@ class ByzVRMarina2(Method):
     uses_coin = True
 
     def init_worker_state(self, group, x0):
-        return {"g": group.full_gradients(x0)}
+        gradients = group.full_gradients(x0)
+        state = {"g": gradients}
+        if self.batch_size is None:
+            # With full local gradients every round needs grad f_i(x^{t+1}); keeping it
+            # gives the next round's grad f_i(x^t) without a second pass over the data.
+            state["last_gradient"] = gradients.copy()
+        return state
 
     def base_estimator(self, state, g_server, runs):
         """Return the vector that line 12 adds ``m_i^{t+1}`` to: ``g_i^t`` here."""
@@ -33,13 +39,21 @@ class ByzVRMarina2(Method):
         d = point.shape[1]
         sync = np.flatnonzero(round_.coins)
         compressed = np.flatnonzero(~round_.coins)
+        if self.batch_size is None:
+            gradients = group.full_gradients(point)
+            delta = gradients - state["last_gradient"]
+            state["last_gradient"] = gradients
         if sync.size:
             # Lines 8-9: g_i^{t+1} = grad f_i(x^{t+1}), sent uncompressed.
-            state["g"][sync] = group.full_gradients(point[sync])
+            state["g"][sync] = gradients[sync] if self.batch_size is None else group.full_gradients(point[sync])
         if compressed.size:
             run_rngs = select_runs(rngs, compressed)
-            delta = self.sample_gradient_differences(group, point[compressed], x_old[compressed], run_rngs)
-            message = self.compressor(delta, run_rngs)  # line 11
+            if self.batch_size is None:
+                delta_compressed = delta[compressed]
+            else:
+                delta_compressed = self.sample_gradient_differences(
+                    group, point[compressed], x_old[compressed], run_rngs)
+            message = self.compressor(delta_compressed, run_rngs)  # line 11
             state["g"][compressed] = self.base_estimator(state, g_server, compressed) + message  # line 12
         return np.where(round_.coins, BITS_PER_FLOAT * d, self.compressor.bits(d)).astype(np.int64)
 

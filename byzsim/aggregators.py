@@ -181,7 +181,13 @@ class CoordinateMedian(Aggregator):
     label = "CM"
 
     def _aggregate(self, x, rngs, n_discarded):
-        return np.median(x, axis=1)
+        # Sorting is faster than np.median's partition for the few inputs of a round, and
+        # gives the same values: the middle input, or the mean of the two middle ones.
+        n = x.shape[1]
+        ordered = np.sort(x, axis=1)
+        if n % 2:
+            return ordered[:, n // 2]
+        return (ordered[:, n // 2 - 1] + ordered[:, n // 2]) / 2.0
 
 
 def _distances(x: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -393,7 +399,7 @@ class Bucketing(Aggregator):
         s = self.bucket_size
 
         permutations = np.stack([rng.permutation(n) for rng in rngs])
-        shuffled = np.take_along_axis(x, permutations[:, :, None], axis=1)
+        shuffled = x[np.arange(n_runs)[:, None], permutations]
 
         n_full = n // s
         bucket_means = [shuffled[:, : n_full * s].reshape(n_runs, n_full, s, d).mean(axis=2)]

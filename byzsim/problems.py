@@ -60,6 +60,29 @@ class RowMatrix:
         """Return ``A^T w``, shape (d,)."""
         return self.transposed @ w
 
+    @property
+    def is_sparse(self) -> bool:
+        """Whether the rows are stored as CSR."""
+        return sparse.issparse(self.matrix)
+
+    def margins(self, x: np.ndarray) -> np.ndarray:
+        """Return ``A x_r`` for every run r: ``(R, d)`` -> ``(R, N)``.
+
+        A CSR matrix takes all runs in one pass over its nonzeros. scipy adds up every
+        entry of a CSR product over the nonzeros of its row in storage order for any
+        number of columns (csr_matvec and csr_matvecs of scipy/sparse/sparsetools/csr.h),
+        so the result equals :meth:`matvec` run by run, bit for bit.
+        """
+        if self.is_sparse:
+            return np.ascontiguousarray((self.matrix @ x.T).T)
+        return np.stack([self.matrix @ point for point in x])
+
+    def weighted_sums(self, weights: np.ndarray) -> np.ndarray:
+        """Return ``A^T w_r`` for every run r: ``(R, N)`` -> ``(R, d)``, bitwise as :meth:`rmatvec`."""
+        if self.is_sparse:
+            return np.ascontiguousarray((self.transposed @ weights.T).T)
+        return np.stack([self.transposed @ w for w in weights])
+
 
 def regularizer_value(x: np.ndarray, regularizer: str) -> np.ndarray:
     """Return ``r(x)`` for each row of ``x`` (shape ``(..., d)`` -> ``(...)``)."""
@@ -102,6 +125,33 @@ def sample_without_replacement(rng: np.random.Generator, k: int, m: int, b: int)
         indices[repeated] = rng.integers(0, m, size=(int(repeated.sum()), b))
 
 
+def sample_batches_without_replacement(rngs: Sequence[np.random.Generator], k: int, m: int,
+                                       b: int) -> np.ndarray:
+    """Draw, for every run, ``k`` uniform subsets of size ``b`` from ``range(m)``.
+
+    Run ``r`` draws exactly what ``sample_without_replacement(rngs[r], k, m, b)`` draws:
+    the first draw of every run and the check for repeated indices are done for all
+    runs at once, and only the runs with a repeated index redraw, one run at a time.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (R, k, b)
+    """
+    if 2 * b > m:
+        # The dense case, and the error for b > m, one run at a time.
+        return np.stack([sample_without_replacement(rng, k, m, b) for rng in rngs])
+    indices = np.stack([rng.integers(0, m, size=(k, b)) for rng in rngs])
+    ordered = np.sort(indices, axis=-1)
+    repeated = np.any(ordered[..., 1:] == ordered[..., :-1], axis=-1)
+    for r in np.flatnonzero(repeated.any(axis=1)):
+        rows = repeated[r]
+        while rows.any():
+            indices[r, rows] = rngs[r].integers(0, m, size=(int(rows.sum()), b))
+            ordered = np.sort(indices[r], axis=1)
+            rows = np.any(ordered[:, 1:] == ordered[:, :-1], axis=1)
+    return indices
+
+
 class WorkerGroup:
     """Workers that compute gradients honestly on their own local functions.
 
@@ -122,7 +172,7 @@ class WorkerGroup:
 
     def sample_batches(self, rngs: Sequence[np.random.Generator], b: int) -> np.ndarray:
         """Draw each worker's mini-batch (uniform, without replacement): ``(R, k, b)`` indices."""
-        return np.stack([sample_without_replacement(rng, self.k, self.m, b) for rng in rngs])
+        return sample_batches_without_replacement(rngs, self.k, self.m, b)
 
     def batch_gradient_differences(self, x_new: np.ndarray, x_old: np.ndarray,
                                    batches: np.ndarray) -> np.ndarray:
@@ -196,18 +246,46 @@ class LogisticWorkers(WorkerGroup):
         return out
 
     def batch_gradient_differences(self, x_new, x_old, batches):
-        out = np.empty((x_new.shape[0], self.k, x_new.shape[1]))
+        if self.rows.is_sparse:
+            return self._sparse_batch_gradient_differences(x_new, x_old, batches)
         b = batches.shape[-1]
-        workers = np.arange(self.k)[:, None]
-        for r in range(x_new.shape[0]):
-            if self.shared:
-                rows, labels = self.features[batches[r]], self.labels[batches[r]]
-            else:
-                rows, labels = self.features[workers, batches[r]], self.labels[workers, batches[r]]
-            weights_new = -labels * expit(-labels * np.matmul(rows, x_new[r]))
-            weights_old = -labels * expit(-labels * np.matmul(rows, x_old[r]))
-            out[r] = np.matmul((weights_new - weights_old)[:, None, :], rows)[:, 0, :] / b
-            out[r] += self._regularizer_gradient(x_new[r]) - self._regularizer_gradient(x_old[r])
+        if self.shared:
+            rows, labels = self.features[batches], self.labels[batches]
+        else:
+            workers = np.arange(self.k)[None, :, None]
+            rows, labels = self.features[workers, batches], self.labels[workers, batches]
+        # rows: (R, k, b, d). Every (b, d) @ (d,) product is its own BLAS call, as for a
+        # single run, so a batch of runs gives bitwise the same numbers as runs one by one.
+        margins_new = np.matmul(rows, x_new[:, None, :, None])[..., 0]
+        margins_old = np.matmul(rows, x_old[:, None, :, None])[..., 0]
+        weights_new = -labels * expit(-labels * margins_new)
+        weights_old = -labels * expit(-labels * margins_old)
+        out = np.matmul((weights_new - weights_old)[:, :, None, :], rows)[:, :, 0, :] / b
+        out += (self._regularizer_gradient(x_new) - self._regularizer_gradient(x_old))[:, None, :]
+        return out
+
+    def _sparse_batch_gradient_differences(self, x_new, x_old, batches):
+        n_runs, d = x_new.shape
+        b = batches.shape[-1]
+        offsets = 0 if self.shared else (np.arange(self.k) * self.m)[None, :, None]
+        rows = (batches + offsets).reshape(-1)  # (R k b,) rows of the stacked matrix
+        selected = self.rows.matrix[rows]
+        entry_row = np.repeat(np.arange(rows.size), np.diff(selected.indptr))
+        entry_run = entry_row // (self.k * b)
+        labels = self.all_labels[rows]
+
+        def weights(x):
+            # np.bincount adds the weights in input order, so every row sums its own
+            # nonzeros in the same order whatever the other runs are.
+            margins = np.bincount(entry_row, weights=selected.data * x[entry_run, selected.indices],
+                                  minlength=rows.size)
+            return -labels * expit(-labels * margins)
+
+        difference = weights(x_new) - weights(x_old)
+        out = np.bincount((entry_row // b) * d + selected.indices,
+                          weights=selected.data * difference[entry_row], minlength=n_runs * self.k * d)
+        out = out.reshape(n_runs, self.k, d) / b
+        out += (self._regularizer_gradient(x_new) - self._regularizer_gradient(x_old))[:, None, :]
         return out
 
 
@@ -300,15 +378,13 @@ class LogisticProblem(Problem):
     regularizer: str
 
     def gradient(self, x):
-        out = np.empty_like(x)
-        for r, point in enumerate(x):
-            weights = -self.labels * expit(-self.labels * self.rows.matvec(point))
-            out[r] = self.rows.rmatvec(weights) / self.labels.shape[0]
-            out[r] += 0.5 * self.lam * regularizer_gradient(point, self.regularizer)
+        weights = -self.labels * expit(-self.labels * self.rows.margins(x))
+        out = self.rows.weighted_sums(weights) / self.labels.shape[0]
+        out += 0.5 * self.lam * regularizer_gradient(x, self.regularizer)
         return out
 
     def loss(self, x):
-        margins = np.stack([self.rows.matvec(point) for point in x])
+        margins = self.rows.margins(x)
         data_term = np.mean(np.logaddexp(0.0, -self.labels * margins), axis=-1)
         return data_term + 0.5 * self.lam * regularizer_value(x, self.regularizer)
 
@@ -378,8 +454,15 @@ def make_logistic_problem(features: np.ndarray, labels: np.ndarray, *, dataset: 
         good_features = shards.reshape(-1, features.shape[1])
         good_labels = shard_labels.reshape(-1)
 
+    byzantine_groups: dict[bool, WorkerGroup] = {}
+
     def byzantine_factory(flip_labels: bool) -> WorkerGroup:
-        return LogisticWorkers(features, -labels if flip_labels else labels, n_byzantine, lam, regularizer)
+        # Built once per label choice, because every run_batch call asks for them and a
+        # sparse group converts the whole dataset to CSR.
+        if flip_labels not in byzantine_groups:
+            byzantine_groups[flip_labels] = LogisticWorkers(
+                features, -labels if flip_labels else labels, n_byzantine, lam, regularizer)
+        return byzantine_groups[flip_labels]
 
     problem = LogisticProblem(
         name=f"logistic-{regularizer}", dataset=dataset, setting=setting, n_workers=n_workers,

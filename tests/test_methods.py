@@ -16,9 +16,11 @@ ALL_METHODS = sorted(METHODS)
 
 
 def synthetic_problem(setting="heterogeneous", n_workers=6, n_byzantine=0, regularizer="nonconvex",
-                      rows=240, d=8, seed=0):
+                      rows=240, d=8, seed=0, density=1.0):
     rng = np.random.default_rng(seed)
     features = rng.standard_normal((rows, d)) / np.sqrt(d)
+    if density < 1.0:
+        features[rng.random((rows, d)) >= density] = 0.0
     labels = np.where(rng.random(rows) < 0.5, -1.0, 1.0)
     return make_logistic_problem(features, labels, dataset="synthetic", setting=setting,
                                  regularizer=regularizer, lam=0.1, n_workers=n_workers,
@@ -102,8 +104,13 @@ def test_vr_marina_versions_differ_under_attack():
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
-def test_batch_equals_single_runs(name):
-    problem = synthetic_problem(n_workers=9, n_byzantine=2)
+@pytest.mark.parametrize("setting", ["homogeneous", "heterogeneous"])
+@pytest.mark.parametrize("density", [1.0, 0.05])
+def test_batch_equals_single_runs(name, setting, density):
+    # density 0.05 puts the data below SPARSE_DENSITY, so the CSR passes are compared too.
+    problem = synthetic_problem(setting=setting, n_workers=9, n_byzantine=2, density=density,
+                                rows=720, d=40)
+    assert problem.rows.is_sparse == (density < 0.25)
     kind = {"name": "topk", "K": 2} if name.startswith("byz-ef21") else {"name": "randk", "K": 3}
     compressor = make_compressor(kind, problem.d)
     params = {} if name.startswith("byz-ef21") else {"p": 0.2, "batch_size": 5}

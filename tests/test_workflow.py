@@ -187,11 +187,11 @@ def test_quick_claims_written(workflow):
 
 def test_quick_logs_written(workflow):
     logs = sorted((workflow.directory / "logs" / "simulate").rglob("*.log"))
-    assert len(logs) == QUICK_SIMULATIONS
+    assert len(logs) == QUICK_CELLS
     for log in logs:
         assert "run specification" in log.read_text(), log
     benchmarks = sorted((workflow.directory / "logs" / "benchmarks").rglob("*.tsv"))
-    assert len(benchmarks) == QUICK_SIMULATIONS + 2 + 2 + 5 + 8 + 2 + 1
+    assert len(benchmarks) == QUICK_CELLS + 2 + 2 + 5 + 8 + 2 + 1
 
 
 def test_noop_rerun_plans_nothing(workflow):
@@ -276,7 +276,7 @@ def test_bad_key_names_allowed_keys(workflow):
 
 def test_slurm_profile_dry_run(workflow):
     result = workflow.snakemake("-n", "--profile", "profiles/slurm", "--configfile", "config/quick.yaml",
-                                "--forcerun", "simulate")
+                                "--forceall", "simulations")
     assert result.returncode == 0, output_text(result)[-3000:]
     text = output_text(result)
     assert "Using profile profiles/slurm" in text

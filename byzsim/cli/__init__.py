@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # Subcommand modules, in the order ``byzsim --help`` lists them.
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``byzsim`` command line and return its exit status."""
+    # One BLAS thread, as in the workflow's jobs: the last bits of a matrix-vector product
+    # depend on OpenBLAS's thread count, and a run should give the same numbers anywhere.
+    # This takes effect only if NumPy is not imported yet (it is not, when run as `byzsim`).
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 # Every figure and table of the paper, from the LibSVM download to figures/.
 reproduce: $(STAMP)
-	$(BIN)/snakemake --cores all reproduce_all $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake reproduce_all --cores all $(SNAKEMAKE_ARGS)
 
 # The same DAG with the small grids and budgets of config/quick.yaml (a few minutes).
+# The target comes first because --configfile takes every following word as a file.
 quick: $(STAMP)
-	$(BIN)/snakemake --cores all --configfile config/quick.yaml reproduce_all $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake reproduce_all --cores all --configfile config/quick.yaml $(SNAKEMAKE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

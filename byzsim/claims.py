@@ -438,7 +438,7 @@ def _measure_text(claim: Claim, last_fraction: float) -> str:
         return f"{final}; lower is better"
     if claim.test == "faster":
         return (
-            f"{_X_TEXT[claim.x]} to first reach eps = the larger of both {final}s; fewer is "
+            f"{_X_TEXT[claim.x]} to first reach eps = the larger of the two final values, {final}; fewer is "
             "better, and on a tie the lower final value wins"
         )
     if claim.test == "steadier":

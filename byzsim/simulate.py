@@ -82,8 +82,15 @@ def resolve_spec(spec: dict) -> dict:
             resolved[key].update(value)
         else:
             resolved[key] = copy.deepcopy(value)
+    # Keep only the problem keys of the chosen kind, so a stored specification does not
+    # carry another problem's defaults.
     if resolved["problem"]["kind"] == "quadratic":
         resolved["problem"]["dataset"] = "quadratic"
+        for key in ("dataset_entry", "regularizer", "lam", "setting"):
+            resolved["problem"].pop(key)
+    else:
+        for key in ("d", "groups", "problem_seed"):
+            resolved["problem"].pop(key)
     for key in ("multipliers", "seeds"):
         if isinstance(resolved[key], (int, float)):
             resolved[key] = [resolved[key]]

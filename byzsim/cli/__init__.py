@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading early (for example `| head`).
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         # Bad input and failed downloads end with one readable line, not a traceback.
         logging.getLogger("byzsim").error("%s", error)

@@ -29,7 +29,6 @@ def add_parser(subparsers) -> None:
         "run", help="run one simulation and write its trajectory",
         description="Run one simulation (all multipliers and seeds as one batch) and write "
                     "its trajectories to a Parquet file of the result store schema.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--spec", type=Path, help="YAML or JSON run specification; options given "
                         "on the command line override its keys")
@@ -65,12 +64,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, nargs="+", help="random seeds, run as one batch (default: 0)")
     parser.add_argument("--x0", choices=("solution_plus_one", "zeros"),
                         help="starting point: x* + 1 (authors' choice) or zeros (default: solution_plus_one)")
-    parser.add_argument("--data-dir", default="data", help="folder of datasets and cached solutions")
+    parser.add_argument("--data-dir", default="data", help="folder of datasets and cached solutions (default: data)")
     parser.add_argument("--mirror", help="LibSVM mirror (http(s) URL, file:// URL or folder); "
                         "default: $BYZSIM_LIBSVM_MIRROR, else upstream")
     parser.add_argument("--print-spec", action="store_true",
-                        help="print the resolved specification as JSON and exit without running")
-    parser.add_argument("--out", type=Path, default=Path("run.parquet"), help="output Parquet file")
+                        help="print the specification with every default filled in, as JSON, and exit "
+                        "without running (p, momentum and batch size stay null where the paper's "
+                        "choice applies; the run's log shows their values)")
+    parser.add_argument("--out", type=Path, default=Path("run.parquet"),
+                        help="output Parquet file (default: run.parquet)")
     parser.set_defaults(func=run_command)
 
 

@@ -1,7 +1,8 @@
 """``byzsim run``: one simulation outside Snakemake, written to a Parquet file.
 
-The workflow calls the same :func:`byzsim.simulate.run_spec_to_store`, so a run made
-here and a run made by Snakemake with the same specification are identical.
+The workflow runs the same :func:`byzsim.simulate.simulate`, and a batch gives bitwise
+the runs made one by one, so a run made here and a run made by Snakemake with the same
+specification hold the same trajectories.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--z", type=float, help="attack strength z of ipm (default 0.1) and alie (default 1.06)")
     parser.add_argument("--aggregator", choices=AGGREGATOR_NAMES, help="robust aggregator (default: cm)")
     parser.add_argument("--bucket-size", type=int, help="bucket size s of bucketing; 1 = no bucketing (default: 2)")
+
     parser.add_argument("--problem", choices=("logistic", "quadratic"), help="problem (default: logistic)")
     parser.add_argument("--dataset", help="LibSVM dataset of the registry (default: phishing)")
     parser.add_argument("--setting", choices=("homogeneous", "heterogeneous"),
@@ -47,6 +49,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--lam", type=float, help="regularization weight lambda (default: 0.1)")
     parser.add_argument("--n-workers", type=int, help="number of workers n (default: 16)")
     parser.add_argument("--n-byzantine", type=int, help="number of Byzantine workers B (default: 3)")
+
     parser.add_argument("--compressor", choices=COMPRESSOR_NAMES, help="workers' compressor (default: randk)")
     parser.add_argument("--k", type=int, help="K of randk/topk, in coordinates (default: 0.1 d for randk)")
     parser.add_argument("--server-compressor", choices=COMPRESSOR_NAMES,
@@ -57,6 +60,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, help="mini-batch size b in samples (default: floor(0.01 m))")
     parser.add_argument("--full-gradients", action="store_true", default=None,
                         help="compute full local gradients instead of mini-batches")
+
     parser.add_argument("--multiplier", type=float, nargs="+",
                         help="stepsize multipliers of the theoretical stepsize, run as one batch (default: 1)")
     parser.add_argument("--iterations", type=int, help="number of rounds T (default: 1000)")
@@ -64,6 +68,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, nargs="+", help="random seeds, run as one batch (default: 0)")
     parser.add_argument("--x0", choices=("solution_plus_one", "zeros"),
                         help="starting point: x* + 1 (authors' choice) or zeros (default: solution_plus_one)")
+
     parser.add_argument("--data-dir", default="data", help="folder of datasets and cached solutions (default: data)")
     parser.add_argument("--mirror", help="LibSVM mirror (http(s) URL, file:// URL or folder); "
                         "default: $BYZSIM_LIBSVM_MIRROR, else upstream")

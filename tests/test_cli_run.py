@@ -42,3 +42,22 @@ def test_run_rejects_k_above_dimension(tmp_path, libsvm_mirror, session_data_dir
     assert status == 2
     assert "K=100" in caplog.text
     assert not (tmp_path / "run.parquet").exists()
+
+
+def test_run_reads_registry_from_config(tmp_path, libsvm_mirror):
+    # A dataset beyond the built-in registry: the first 1,300 rows of phishing.
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    rows = (libsvm_mirror / "phishing").read_text().splitlines()[:1300]
+    (mirror / "phishing_head").write_text("\n".join(rows) + "\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "data: {mirror: " + str(mirror) + "}\n"
+        "datasets:\n  phishing_head: {file: phishing_head, rows: 1300, features: 68}\n")
+    out = tmp_path / "run.parquet"
+    status = main(["run", "--dataset", "phishing_head", "--config", str(config), "--iterations", "5",
+                   "--log-every", "5", "--data-dir", str(tmp_path / "data"), "--out", str(out)])
+    assert status == 0
+    frame = pq.read_table(out).to_pandas()
+    assert set(frame["dataset"]) == {"phishing_head"}
+    assert store.read_metadata(out)["config"]["problem"]["dataset_entry"]["rows"] == 1300

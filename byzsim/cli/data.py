@@ -89,7 +89,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_config(path: str | None) -> tuple[dict | None, dict]:
+def read_data_config(path: str | None) -> tuple[dict | None, dict]:
     """Return the dataset registry and the data section of a workflow configuration."""
     if path is None:
         return None, {}
@@ -105,7 +105,7 @@ def _read_config(path: str | None) -> tuple[dict | None, dict]:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Download each named dataset and log where it is stored."""
-    registry, data_section = _read_config(args.config)
+    registry, data_section = read_data_config(args.config)
     dest = args.dest or data_section.get("dir") or "data"
     mirror = args.mirror or data_section.get("mirror")
     for name in args.names:
@@ -118,7 +118,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def run_table(args: argparse.Namespace) -> int:
     """Write the dataset table to ``args.out`` with the suffixes .csv, .md and .tex."""
-    registry, data_section = _read_config(args.config)
+    registry, data_section = read_data_config(args.config)
     data_dir = args.data_dir or data_section.get("dir") or "data"
     mirror = args.mirror or data_section.get("mirror")
     frame = data.dataset_table(args.names or None, data_dir=data_dir, mirror=mirror, registry=registry)

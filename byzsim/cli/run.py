@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from byzsim.cli.data import read_data_config
 from byzsim.simulate import DEFAULT_SPEC, resolve_spec, run_spec_to_store
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,10 @@ def add_parser(subparsers) -> None:
 
     parser.add_argument("--data-dir", default="data", help="folder of datasets and cached solutions (default: data)")
     parser.add_argument("--mirror", help="LibSVM mirror (http(s) URL, file:// URL or folder); "
-                        "default: $BYZSIM_LIBSVM_MIRROR, else upstream")
+                        "default: data.mirror of --config, then $BYZSIM_LIBSVM_MIRROR, else upstream")
+    parser.add_argument("--config", metavar="FILE",
+                        help="workflow configuration (config/config.yaml) whose datasets section "
+                             "is the dataset registry, for a dataset beyond phishing and w8a")
     parser.add_argument("--print-spec", action="store_true",
                         help="print the specification with every default filled in, as JSON, and exit "
                         "without running (p, momentum and batch size stay null where the paper's "
@@ -142,10 +146,16 @@ def spec_from_args(args: argparse.Namespace) -> dict:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run ``byzsim run``."""
-    spec = resolve_spec(spec_from_args(args))
+    spec = spec_from_args(args)
+    registry, data_section = read_data_config(args.config)
+    dataset = spec.get("problem", {}).get("dataset")
+    if registry and dataset in registry and not spec.get("problem", {}).get("dataset_entry"):
+        spec["problem"]["dataset_entry"] = dict(registry[dataset])
+    mirror = args.mirror or data_section.get("mirror")
+    spec = resolve_spec(spec)
     if args.print_spec:
         print(json.dumps(spec, indent=2))
         return 0
-    path = run_spec_to_store(spec, args.out, data_dir=args.data_dir, mirror=args.mirror)
+    path = run_spec_to_store(spec, args.out, data_dir=args.data_dir, mirror=mirror)
     logger.info("trajectories written to %s", path)
     return 0

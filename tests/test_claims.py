@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from byzsim import store
+from store_frames import run_frame
 from byzsim.claims import (
     CLAIM_COLUMNS,
     PAPER_CLAIMS,
@@ -28,34 +29,10 @@ def trajectory(values, *, method, attack, multiplier=1.0, seed=0, aggregator="cm
                experiment="figure2_3", dataset="phishing", stepsize=None, diverged_from=None,
                bits_per_iteration=100):
     """Return one run's rows in the store schema; ``values`` is ||grad f||^2 and f - f*."""
-    values = np.asarray(values, dtype=np.float64)
-    iterations = np.arange(values.size, dtype=np.int64) * 10
-    diverged = np.zeros(values.size, dtype=bool)
-    if diverged_from is not None:
-        diverged[diverged_from:] = True
-    return pd.DataFrame(
-        {
-            "experiment": experiment,
-            "dataset": dataset,
-            "setting": "heterogeneous",
-            "problem": "logistic-nonconvex",
-            "method": method,
-            "attack": attack,
-            "aggregator": aggregator,
-            "bucket_size": 2,
-            "compressor": "randk(K=6)",
-            "multiplier": float(multiplier),
-            "stepsize": 1e-3 * multiplier if stepsize is None else stepsize,
-            "seed": seed,
-            "iteration": iterations,
-            "bits_up": iterations * bits_per_iteration,
-            "bits_down": iterations * 2176,
-            "grad_norm_sq": values,
-            "optimality_gap": values,
-            "estimator_norm_sq": values,
-            "diverged": diverged,
-        }
-    )
+    return run_frame(values, method=method, attack=attack, multiplier=multiplier, seed=seed,
+                     aggregator=aggregator, experiment=experiment, dataset=dataset,
+                     stepsize=stepsize, diverged_from=diverged_from,
+                     bits_per_iteration=bits_per_iteration)
 
 
 def decay(rate, floor, n=41):

@@ -11,6 +11,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 
 from byzsim import store
+from store_frames import run_frame
 from byzsim.figures import (
     FIGURE_WIDTH,
     METHOD_STYLES,
@@ -29,34 +30,9 @@ ATTACKS = ("alie", "bf", "ipm", "lf")
 def trajectory(values, *, method, attack, multiplier, seed=0, aggregator="cm", diverged_from=None,
                experiment="figure2_3", dataset="phishing"):
     """Return one run's rows in the store schema with ``grad_norm_sq`` = ``values``."""
-    values = np.asarray(values, dtype=np.float64)
-    iterations = np.arange(values.size, dtype=np.int64) * 10
-    diverged = np.zeros(values.size, dtype=bool)
-    if diverged_from is not None:
-        diverged[diverged_from:] = True
-    return pd.DataFrame(
-        {
-            "experiment": experiment,
-            "dataset": dataset,
-            "setting": "heterogeneous",
-            "problem": "logistic-nonconvex",
-            "method": method,
-            "attack": attack,
-            "aggregator": aggregator,
-            "bucket_size": 2,
-            "compressor": "randk(K=6)",
-            "multiplier": float(multiplier),
-            "stepsize": 1e-3 * multiplier,
-            "seed": seed,
-            "iteration": iterations,
-            "bits_up": iterations * 192,
-            "bits_down": iterations * 2176,
-            "grad_norm_sq": values,
-            "optimality_gap": values * 2.0,
-            "estimator_norm_sq": values,
-            "diverged": diverged,
-        }
-    )
+    return run_frame(values, method=method, attack=attack, multiplier=multiplier, seed=seed,
+                     aggregator=aggregator, diverged_from=diverged_from, experiment=experiment,
+                     dataset=dataset, gap_factor=2.0)
 
 
 def decay(rate, floor, n=31):

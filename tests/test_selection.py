@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from byzsim import store
+from store_frames import IDENTITY, run_frame
 from byzsim.selection import (
     SELECTION_COLUMNS,
     format_multiplier,
@@ -21,41 +22,10 @@ from byzsim.selection import (
     write_selection,
 )
 
-IDENTITY = {
-    "experiment": "figure2_3",
-    "dataset": "phishing",
-    "setting": "heterogeneous",
-    "problem": "logistic-nonconvex",
-    "method": "byz-dasha-page",
-    "attack": "alie",
-    "aggregator": "cm",
-    "bucket_size": 2,
-    "compressor": "randk(K=6)",
-}
-
-
 def trajectory(values, *, multiplier=1.0, seed=0, log_every=10, diverged_from=None, **identity):
     """Return one run's rows in the store schema with ``grad_norm_sq`` = ``values``."""
-    values = np.asarray(values, dtype=np.float64)
-    iterations = np.arange(values.size, dtype=np.int64) * log_every
-    diverged = np.zeros(values.size, dtype=bool)
-    if diverged_from is not None:
-        diverged[diverged_from:] = True
-    return pd.DataFrame(
-        {
-            **{**IDENTITY, **identity},
-            "multiplier": float(multiplier),
-            "stepsize": 1e-3 * multiplier,
-            "seed": seed,
-            "iteration": iterations,
-            "bits_up": iterations * 192,
-            "bits_down": iterations * 2176,
-            "grad_norm_sq": values,
-            "optimality_gap": values * 2.0,
-            "estimator_norm_sq": values,
-            "diverged": diverged,
-        }
-    )
+    return run_frame(values, multiplier=multiplier, seed=seed, log_every=log_every,
+                     diverged_from=diverged_from, gap_factor=2.0, **identity)
 
 
 def constant_tail(head, tail_value, n=21):

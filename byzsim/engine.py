@@ -29,7 +29,7 @@ DIVERGENCE_FACTOR = 1e12
 
 @dataclass
 class Trajectory:
-    """What one run recorded every ``log_every`` iterations (one entry per record)."""
+    """Records of one run, taken every ``log_every`` iterations (one list entry per record)."""
 
     iteration: list[int] = field(default_factory=list)
     bits_up: list[int] = field(default_factory=list)

@@ -155,10 +155,9 @@ def build_problem(spec: dict, data_dir: str | Path = "data", mirror: str | None 
         n_workers=spec["n_workers"], n_byzantine=spec["n_byzantine"], solution=solution,
     )
     if constants is None:
-        shards = problem.good.features if not problem.good.shared else None
-        constants = theory.logistic_constants(problem.features, shards, problem_spec["lam"]) \
-            if shards is not None else theory.logistic_constants(
-                problem.features, [problem.features] * problem.n_good, problem_spec["lam"])
+        # Homogeneous: every good worker's local data is the whole matrix.
+        shards = [problem.features] * problem.n_good if problem.good.shared else problem.good.features
+        constants = theory.logistic_constants(problem.features, shards, problem_spec["lam"])
         f_star = math.nan if problem.f_star is None else problem.f_star
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as handle:
@@ -189,11 +188,13 @@ def method_parameters(spec: dict, problem: Problem, compressor) -> dict[str, Any
     * Byz-DASHA-PAGE: ``p = b/m`` and ``a = 1/(2 omega + 1)``;
     * Byz-EF21 and -BC: no coin and full local gradients.
     """
+    from byzsim import theory
+
     params = spec["method_params"]
     name = spec["method"]
     m = problem.good.m
     full = bool(params["full_gradients"]) or name in ("byz-ef21", "byz-ef21-bc") or m == 1
-    b = m if full else (params["batch_size"] or max(1, math.floor(0.01 * m)))
+    b = m if full else (params["batch_size"] or theory.default_batch_size(m))
     if not 1 <= b <= m:
         raise ValueError(f"batch_size={b} must lie between 1 and the local dataset size m={m}")
     omega = compressor.omega
@@ -203,16 +204,16 @@ def method_parameters(spec: dict, problem: Problem, compressor) -> dict[str, Any
     p = params["p"]
     if p is None:
         if name in ("byz-vr-marina", "byz-vr-marina-2"):
-            p = 1.0 / (omega + 1.0) if full else min(1.0 / omega if omega > 0 else 1.0, b / m)
+            p = theory.vr_marina_probability(omega, b, m, full_gradients=full)
         elif name == "byz-dasha-page":
-            p = b / m
+            p = theory.dasha_page_probability(b, m)
         else:
             p = 1.0
     if not 0.0 < p <= 1.0:
         raise ValueError(f"p={p} must lie in (0, 1]")
     momentum = params["momentum"]
     if momentum is None and name == "byz-dasha-page":
-        momentum = 1.0 / (2.0 * omega + 1.0)
+        momentum = theory.dasha_page_momentum(omega)
     return {"p": float(p), "momentum": momentum, "batch_size": None if full else int(b), "b": int(b), "m": int(m)}
 
 
@@ -302,7 +303,7 @@ def run_spec_to_store(spec: dict, path: str | Path, data_dir: str | Path = "data
                       mirror: str | None = None) -> Path:
     """Simulate ``spec`` and write its trajectories to the Parquet file ``path``.
 
-    The file's metadata holds the fully resolved specification, so a result says exactly
+    The file's metadata contains the fully resolved specification, so a result says exactly
     how it was made; the write is atomic (see :func:`byzsim.store.write_run`).
     """
     from byzsim import store
@@ -320,7 +321,7 @@ def run_batch_to_store(spec: dict, paths: dict[float, str | Path], data_dir: str
                        mirror: str | None = None) -> list[Path]:
     """Simulate all multipliers of ``spec`` as one batch and write one file per multiplier.
 
-    Each file holds the seeds of one multiplier and records the specification with that
+    Each file contains the seeds of one multiplier and records the specification with that
     multiplier alone, exactly what :func:`run_spec_to_store` of that multiplier would
     write: a batch gives bitwise the same trajectories as the runs made one by one.
 

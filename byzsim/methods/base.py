@@ -77,7 +77,7 @@ class Method:
         """Return the point where workers evaluate gradients and the downlink bits per worker.
 
         By default the server broadcasts one uncompressed vector (``g^t`` or ``x^{t+1}``),
-        from which every worker knows ``x^{t+1}`` exactly.
+        from which every worker computes ``x^{t+1}`` exactly.
         """
         return x_new, BITS_PER_FLOAT * x_new.shape[1]
 
